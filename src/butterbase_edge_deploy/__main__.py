@@ -1,0 +1,3 @@
+from butterbase_edge_deploy.cli import main
+
+raise SystemExit(main())
