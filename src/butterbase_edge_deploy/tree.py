@@ -30,7 +30,6 @@ def _walk_dir(root: Path, real_dir: Path, prefix: str, exclude: Exclude, include
     except OSError as exc:
         raise PackagingError(f"cannot list folder '{prefix or '.'}': {exc.strerror}",
                              "make it readable by the runner user, or exclude it") from None
-    produced = False
     for name in names:
         relative = checked_name(f"{prefix}{name}")
         path = real_dir / name
@@ -48,16 +47,14 @@ def _walk_dir(root: Path, real_dir: Path, prefix: str, exclude: Exclude, include
             if target in active:
                 raise PackagingError(f"symlink '{relative}' makes a loop",
                                      "remove the link or exclude it in .butterbaseignore")
-            produced = True
             yield from _walk_dir(root, target, relative + "/", exclude, include_empty_dirs, active | {target})
         elif stat.S_ISREG(info.st_mode):
             if not os.access(target, os.R_OK):
                 raise PackagingError(f"cannot read '{relative}': permission denied",
                                      "make it readable by the runner user, or exclude it")
-            produced = True
             yield Entry(relative, target, info.st_size, stat.S_IMODE(info.st_mode))
         # sockets, fifos and devices are not files a deploy can carry: skipped silently
-    if not produced and include_empty_dirs and prefix:
+    if not names and include_empty_dirs and prefix:
         yield Entry(prefix.rstrip("/"), real_dir, 0, 0o755, is_dir=True)
 
 
