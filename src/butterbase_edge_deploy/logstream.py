@@ -70,14 +70,14 @@ class LogFollower(threading.Thread):
         self._logs_url = logs_url
         self._on_line = on_line
         self._keep_going = keep_going
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._received = 0  # characters of log text shown so far
         self._assembler = LineAssembler(self._line)
         self.state = LogState()
         self._response: requests.Response | None = None
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         response = self._response
         if response is not None:
             response.close()
@@ -85,15 +85,15 @@ class LogFollower(threading.Thread):
     def run(self) -> None:
         backoff = 0.5
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 outcome = self._one_connection()
-                if self._stop.is_set():
+                if self._halt.is_set():
                     break
                 if outcome == "gone":
                     break
                 if outcome == "done" and not self._keep_going():
                     break
-                if self._stop.wait(backoff):
+                if self._halt.wait(backoff):
                     break
                 backoff = min(backoff * 2, 5.0)
                 if not self._keep_going():
@@ -112,7 +112,7 @@ class LogFollower(threading.Thread):
         position = 0
         try:
             for event in sseclient.SSEClient(iter_raw_chunks(response)).events():
-                if self._stop.is_set():
+                if self._halt.is_set():
                     return "stopped"
                 if event.event == "done":
                     return "done"
@@ -140,5 +140,5 @@ class LogFollower(threading.Thread):
             state.succeeded = True
         elif line.startswith(CACHE_MARKER):
             state.cache_restored = True
-        if not self._stop.is_set():
+        if not self._halt.is_set():
             self._on_line(line)

@@ -3,8 +3,10 @@ and exit code 1, a signal cancels the remote deployment, and the report is alway
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from types import FrameType
 
@@ -50,6 +52,14 @@ def run_pipeline(settings: Settings, console: Console, report: RunReport,
         if soft:
             console.info("fail_on is never: the step passes; check the status output")
         return 0 if soft else 1
+    except Exception as exc:  # a bug of ours: still one line, still outputs, and a way to see more
+        _ignore_signals()
+        report.status = report.status if report.status in ("READY",) else "ERROR"
+        report.error = f"internal error: {type(exc).__name__}: {exc}"
+        console.error(f"{report.error}. Fix: please report this; set ACTIONS_STEP_DEBUG=true for a traceback")
+        if os.environ.get("ACTIONS_STEP_DEBUG") == "true" or os.environ.get("RUNNER_DEBUG") == "1":
+            console.info(traceback.format_exc())
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

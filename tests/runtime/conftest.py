@@ -50,20 +50,32 @@ def _runtime_installed() -> None:
         pytest.fail("the Workers runtime is not installed: run `make runtime` (scripts/runtime-install.sh)")
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start WorkerProcess instances for the test; all are stopped afterwards."""
+def _serving(log_dir: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def _serve(site_dir: Path, **kwargs: object) -> WorkerProcess:
-        worker = WorkerProcess(site_dir, free_port(), tmp_path / f"worker-{len(started)}.log", **kwargs)
+        worker = WorkerProcess(site_dir, free_port(), log_dir / f"worker-{len(started)}.log", **kwargs)
         started.append(worker)
         worker.start()
         return worker
 
-    yield _serve
-    for worker in started:
-        worker.stop()
+    try:
+        yield _serve
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """serve(site_dir, **kwargs) starts a WorkerProcess on a free port; stopped after the test."""
+    yield from _serving(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def serve_for_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., WorkerProcess]]:
+    """Like `serve`, for one server shared by a module's tests (a missing runtime errors them all)."""
+    yield from _serving(tmp_path_factory.mktemp("workers"))
 
 
 @pytest.fixture(name="fetch")

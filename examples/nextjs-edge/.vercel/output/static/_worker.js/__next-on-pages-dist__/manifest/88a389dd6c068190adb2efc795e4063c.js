@@ -1,0 +1,1 @@
+var _={},A=(E,e,T)=>(_.__NEXT_FONT_MANIFEST=E.__NEXT_FONT_MANIFEST='{"pages":{},"app":{},"appUsingSizeAdjust":false,"pagesUsingSizeAdjust":false}',_.__REACT_LOADABLE_MANIFEST=E.__REACT_LOADABLE_MANIFEST="{}",_.__RSC_SERVER_MANIFEST=E.__RSC_SERVER_MANIFEST='{"node":{},"edge":{},"encryptionKey":"process.env.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY"}',_);export{A as __getNamedExports};
