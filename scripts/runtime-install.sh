@@ -11,6 +11,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 spec="$repo/src/butterbase_emulator/runtime"
 dest="${1:-$repo/.runtime}"
+mkdir -p "$dest"
+dest="$(cd "$dest" && pwd)"  # absolute: node's require() below takes a bare relative path as a package name
 
 command -v node >/dev/null || { echo "runtime-install: node is not on PATH (Node 20 or newer is needed)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "runtime-install: npm is not on PATH" >&2; exit 1; }
@@ -24,7 +26,6 @@ if [ "$have" = "$want" ] && workerd_ok && cmp -s "$spec/package-lock.json" "$des
   exit 0
 fi
 
-mkdir -p "$dest"
 cp "$spec/package.json" "$spec/package-lock.json" "$dest/"
 
 export npm_config_legacy_peer_deps=true npm_config_audit=false npm_config_fund=false \
