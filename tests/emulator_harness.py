@@ -174,5 +174,6 @@ class Emulator:
     def admin_deployment(self, deployment_id: str) -> dict[str, Any]:
         return dict(self.admin("GET", f"deployments/{deployment_id}"))
 
-    def hold_pipeline(self, hold: bool) -> None:
-        self.admin("POST", "pipeline", {"hold": hold})
+    def hold_pipeline(self, hold: bool, stage: str = "BUILDING") -> None:
+        """Pause prebuilt pipelines when they reach ``stage`` (BUILDING, or UPLOADING) until released."""
+        self.admin("POST", "pipeline", {"hold": hold, "stage": stage})

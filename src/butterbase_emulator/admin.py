@@ -245,8 +245,11 @@ def _route_admin(ex: Exchange, emu: Emulator) -> None:
         hold = body.get("hold") if isinstance(body, dict) else None
         if not isinstance(hold, bool):
             raise AdminInputError("hold must be true or false")
-        emu.deployer.set_hold(hold)
-        ex.send_json(200, {"hold": hold})
+        stage = body.get("stage") or "BUILDING"
+        if stage not in ("UPLOADING", "BUILDING"):
+            raise AdminInputError("stage must be UPLOADING or BUILDING")
+        emu.deployer.set_hold(hold, stage)
+        ex.send_json(200, {"hold": hold, "stage": stage})
     elif (m := _DEPLOYMENT_STATUS.match(path)) and method == "POST":
         body = _read_json(ex)
         if not isinstance(body, dict) or body.get("status") not in STATUSES:

@@ -119,8 +119,12 @@ class Emulator:
     def stop(self) -> None:
         self.stopping.set()
         self.builds.kill_all()
+        closers = [threading.Thread(target=listener.shutdown) for listener in self.listeners]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
         for listener in self.listeners:
-            listener.shutdown()
             listener.server_close()
         self.sites.close()
         self.deployer.join(timeout=5.0)

@@ -37,15 +37,24 @@ class Deployer:
         self.stopping = stopping
         self._released = threading.Event()
         self._released.set()
+        self._hold_stage = "BUILDING"
         self._app_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._threads: set[threading.Thread] = set()
 
-    def set_hold(self, hold: bool) -> None:
+    def set_hold(self, hold: bool, stage: str = "BUILDING") -> None:
+        """Pause pipelines when they reach ``stage`` (UPLOADING or BUILDING) until released."""
         if hold:
+            self._hold_stage = stage
             self._released.clear()
         else:
             self._released.set()
+
+    def _pause_at(self, stage: str) -> None:
+        while not self._released.is_set() and self._hold_stage == stage:
+            if self.stopping.is_set():
+                raise DeployError("Emulator shutting down", "INTERNAL")
+            self._released.wait(0.1)
 
     def _app_lock(self, app_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -77,6 +86,10 @@ class Deployer:
         self.work_root.mkdir(parents=True, exist_ok=True)
         local = self.work_root / f"download-{uuid.uuid4().hex}.zip"
         try:
+            try:
+                self._pause_at("UPLOADING")
+            except DeployError:
+                return
             try:
                 source = self.objects.path(r2_key)
                 shutil.copyfile(source, local)
@@ -110,9 +123,7 @@ class Deployer:
             if summary.unsafe:
                 print(f"[emulator] {dep_id}: skipped unsafe zip entries {summary.unsafe}", file=sys.stderr)
             self.store.set_status(dep_id, "BUILDING", keep_error=True)
-            while not self._released.wait(0.2):
-                if self.stopping.is_set():
-                    raise DeployError("Emulator shutting down", "INTERNAL")
+            self._pause_at("BUILDING")
             with self._app_lock(app_id):
                 self.sites.go_live(app_id, dep_id, staging)
                 self.store.commit_ready_and_supersede(
