@@ -86,9 +86,7 @@ class WorkerProcess:
     deploy binds them (`env.NAME`).
     """
 
-    def __init__(
-        self, site_dir: Path, port: int, log_path: Path, *, vars: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, site_dir: Path, port: int, log_path: Path, *, vars: dict[str, str] | None = None) -> None:
         self.site_dir = Path(site_dir)
         self.port = port
         self.log_path = Path(log_path)

@@ -210,3 +210,12 @@ def test_missing_node_makes_runtime_unavailable(tmp_path, monkeypatch):
     assert runtime_available() is False
     with pytest.raises(RuntimeUnavailable, match="node is not on PATH"):
         WorkerProcess(tmp_path, 1, tmp_path / "w.log").start()
+
+
+def test_symlinks_out_of_the_output_are_not_served(file_site, tmp_path, serve, fetch):
+    secret = write(tmp_path / "outside.txt", "secret outside the output")
+    (file_site / "leak.txt").symlink_to(secret)
+    (file_site / "alias.txt").symlink_to(file_site / "hello.txt")
+    worker = serve(file_site)
+    assert b"secret" not in fetch(worker.port, "/leak.txt").body
+    assert fetch(worker.port, "/alias.txt").text == "hello from a static file\n"

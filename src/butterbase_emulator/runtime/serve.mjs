@@ -72,6 +72,13 @@ if (!args.site || !args.port || !args.runtime) {
   fail("usage: serve.mjs --site DIR --port N --runtime RUNTIME_DIR [--vars FILE] [--probe-token T]");
 }
 const siteDir = path.resolve(args.site);
+let siteRoot;
+try {
+  siteRoot = fs.realpathSync(siteDir);
+} catch {
+  fail(`no such folder: ${siteDir}`);
+}
+const workerRoot = path.join(siteRoot, WORKER_NAME);
 const port = Number.parseInt(args.port, 10);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`bad port ${args.port}`);
 
@@ -133,7 +140,10 @@ function isAssetFile(rel) {
   if (parts.some((p) => p === "" || p === "." || p === "..")) return false;
   if (parts[0] === WORKER_NAME) return false;
   try {
-    return fs.statSync(path.join(siteDir, ...parts)).isFile();
+    const real = fs.realpathSync(path.join(siteDir, ...parts));
+    // A symlink must not reach outside the output, nor into the worker's modules.
+    if (!real.startsWith(siteRoot + path.sep) || real.startsWith(workerRoot + path.sep)) return false;
+    return fs.statSync(real).isFile();
   } catch {
     return false;
   }
