@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.container.runner_like import build_image, podman_env
+from container.runner_like import build_image, podman_env
 
 IMAGE = "localhost/butterbase-edge-deploy:test"
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from tests.action_runner import read_github_output
-from tests.container.runner_like import (
+from action_runner import read_github_output
+from container.runner_like import (
     RUNNER_UID,
     ContainerRun,
     hand_to_runner_user,
@@ -16,7 +15,7 @@ from tests.container.runner_like import (
     run_like_runner,
     tree_state,
 )
-from tests.workflow_commands import parse
+from workflow_commands import parse
 
 pytestmark = pytest.mark.e2e
 
