@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from emulator_harness import Emulator  # tests/ is on pythonpath (pyproject.toml)
+from emulator_harness import Emulator, EmulatorFactory  # tests/ is on pythonpath (pyproject.toml)
 
 
 def _with_runtime_default(args: tuple[str, ...]) -> tuple[str, ...]:
@@ -30,13 +31,12 @@ def fresh_emulator(emulator: Emulator) -> Emulator:
 
 
 @pytest.fixture
-def emulator_factory(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
+def emulator_factory(tmp_path: Path) -> Iterator[EmulatorFactory]:
     """``make(*extra_args)`` starts a dedicated emulator; all are stopped at teardown."""
     started: list[Emulator] = []
 
-    def make(*extra_args: str, state_dir: Path | None = None, **kwargs: object) -> Emulator:
-        emu = Emulator(state_dir or tmp_path / f"state{len(started)}", *_with_runtime_default(extra_args),
-                       **kwargs)  # type: ignore[arg-type]
+    def make(*extra_args: str, state_dir: Path | None = None, **kwargs: Any) -> Emulator:
+        emu = Emulator(state_dir or tmp_path / f"state{len(started)}", *_with_runtime_default(extra_args), **kwargs)
         started.append(emu)
         return emu.start()
 

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,14 @@ class Emulator:
         apps: tuple[str, ...] = DEFAULT_APPS,
         api_key: str = DEV_API_KEY,
         env: dict[str, str] | None = None,
+        admin: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.apps = tuple(apps)
         self.api_key = api_key
         self.extra_args = tuple(extra_args)
         self.env = env
+        self.admin_enabled = admin
         self.url = ""
         self.stderr_path = self.state_dir.parent / f"{self.state_dir.name}.stderr.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -55,8 +58,10 @@ class Emulator:
     # --- lifecycle ---------------------------------------------------------------------
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "butterbase_emulator", "--port", "0", "--admin",
+        cmd = [sys.executable, "-m", "butterbase_emulator", "--port", "0",
                "--state-dir", str(self.state_dir), "--api-key", self.api_key]
+        if self.admin_enabled:
+            cmd.append("--admin")
         for app in self.apps:
             cmd += ["--app", app]
         return cmd + list(self.extra_args)
@@ -174,6 +179,14 @@ class Emulator:
     def admin_deployment(self, deployment_id: str) -> dict[str, Any]:
         return dict(self.admin("GET", f"deployments/{deployment_id}"))
 
+    def site_url(self, app: str) -> str:
+        """Where ``app``'s deployments are served (what READY rows report as ``url``)."""
+        return next(a["site_url"] for a in self.admin("GET", "apps")["apps"] if a["app_id"] == app)
+
     def hold_pipeline(self, hold: bool, stage: str = "BUILDING") -> None:
         """Pause prebuilt pipelines when they reach ``stage`` (BUILDING, or UPLOADING) until released."""
         self.admin("POST", "pipeline", {"hold": hold, "stage": stage})
+
+
+EmulatorFactory = Callable[..., Emulator]
+"""The ``emulator_factory`` fixture: ``make(*extra_args, **Emulator kwargs) -> Emulator`` (started)."""

@@ -226,6 +226,13 @@ def _route_admin(ex: Exchange, emu: Emulator) -> None:
     path, method = ex.path, ex.method
     if path == "/_admin/requests" and method == "GET":
         ex.send_json(200, {"requests": emu.request_log.snapshot()})
+    elif path == "/_admin/apps" and method == "GET":
+        apps = []
+        for app_id in emu.config.apps:
+            row = emu.store.app(app_id) or {}
+            apps.append({"app_id": app_id, "site_url": emu.sites.url(app_id),
+                         "live_deployment_id": row.get("live_deployment_id")})
+        ex.send_json(200, {"apps": apps, "storage_url": emu.storage_endpoint()})
     elif path == "/_admin/reset" and method == "POST":
         ex.drain()
         emu.faults.clear()

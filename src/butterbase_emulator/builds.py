@@ -18,7 +18,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -342,6 +341,3 @@ class BuildManager:
             return 0 if self.settings.quirks else 128 - code
         return code
 
-
-def _debug(msg: str) -> None:
-    print(f"[emulator] {msg}", file=sys.stderr)

@@ -6,7 +6,7 @@ import time
 
 from emulator.emulator_client import Api, log_text, parse_sse
 from emulator.source_projects import WRITE_WORKER, project_zip, run_build, start_build, wait_job
-from emulator_harness import Emulator
+from emulator_harness import Emulator, EmulatorFactory
 
 SPLIT_OUTPUT = (
     "printf 'abc'; sleep 0.4; printf 'def\\r\\nghi\\n'; sleep 0.4; "
@@ -14,8 +14,8 @@ SPLIT_OUTPUT = (
 )
 
 
-def _read(api: Api, dep_id: str, **kw: object) -> str:
-    with api.logs(dep_id, **kw) as resp:  # type: ignore[arg-type]
+def _read(api: Api, dep_id: str, offset: int | str | None = None) -> str:
+    with api.logs(dep_id, offset=offset) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"] == "text/event-stream"
         assert resp.headers["cache-control"] == "no-cache"
@@ -44,7 +44,7 @@ def test_live_subscriber_gets_the_whole_buffer_then_done(fresh_emulator: Emulato
     assert late[-1] == ("done", "end")
 
 
-def test_replay_after_the_handle_expires_reads_the_stored_log_with_offsets(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_replay_after_the_handle_expires_reads_the_stored_log_with_offsets(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory("--live-log-retention", "0.3")
     api = Api(emu)
     build = run_build(api, project_zip(), build_command="mkdir -p out && echo page > out/index.html")
@@ -79,7 +79,7 @@ def test_no_log_before_the_build_starts_is_an_error_event(fresh_emulator: Emulat
     assert events == [("error", "no logs available")]
 
 
-def test_stored_log_is_capped_at_5_mib_but_the_live_stream_is_not(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_stored_log_is_capped_at_5_mib_but_the_live_stream_is_not(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory("--live-log-retention", "0.3")
     api = Api(emu)
     build = run_build(api, project_zip(),

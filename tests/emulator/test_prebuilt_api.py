@@ -8,7 +8,7 @@ import uuid
 
 import requests
 from emulator.emulator_client import Api, make_zip, site_zip
-from emulator_harness import Emulator
+from emulator_harness import Emulator, EmulatorFactory
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DEPLOYMENT_KEYS = {
@@ -131,7 +131,7 @@ def test_every_deployment_route_rejects_a_non_uuid_id(fresh_emulator: Emulator) 
     assert {r.json()["error"]["code"] for r in answers} == {"VALIDATION_INVALID_INPUT"}
 
 
-def test_list_is_newest_first_and_capped_at_50(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_list_is_newest_first_and_capped_at_50(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory()
     api = Api(emu)
     ids = [api.create_ok()["id"] for _ in range(53)]

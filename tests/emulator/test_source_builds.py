@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from emulator.emulator_client import Api
 from emulator.source_projects import WRITE_WORKER, project_zip, run_build, start_build, wait_job
-from emulator_harness import Emulator
+from emulator_harness import Emulator, EmulatorFactory
 
 
 def test_create_is_201_snake_case_with_a_600_second_source_url(fresh_emulator: Emulator) -> None:
@@ -66,7 +66,7 @@ def test_jobs_that_are_missing_or_already_started_are_404(fresh_emulator: Emulat
     wait_job(fresh_emulator, build.deployment_id)
 
 
-def test_real_npm_build_goes_live_then_reuses_the_node_modules_cache(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_real_npm_build_goes_live_then_reuses_the_node_modules_cache(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory()
     api = Api(emu)
     build = start_build(api, project_zip(with_dep=True), build_command="node build.js", output_dir="out",
@@ -157,7 +157,7 @@ def test_deploy_failure_is_deploy_failed_with_the_server_message_on_the_row(fres
     assert (job["failure_reason"], job["exit_code"]) == ("DEPLOY_FAILED", 1)
 
 
-def test_build_timeout_kills_the_process_group(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_build_timeout_kills_the_process_group(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory("--build-timeout", "3")
     api = Api(emu)
     started = time.monotonic()
@@ -165,7 +165,9 @@ def test_build_timeout_kills_the_process_group(emulator_factory) -> None:  # typ
     assert time.monotonic() - started < 20
     assert "--build-timeout of 3 s" in build.text
     assert api.status(build.deployment_id)["error"] == "INTERNAL"
-    child = int(re.search(r"child (\d+)", build.text).group(1))  # type: ignore[union-attr]
+    match = re.search(r"child (\d+)", build.text)
+    assert match, build.text
+    child = int(match.group(1))
     stat_file = Path(f"/proc/{child}/stat")
     deadline = time.monotonic() + 5
     while stat_file.exists() and stat_file.read_text().split()[2] not in ("Z", "X"):

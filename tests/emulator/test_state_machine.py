@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from emulator.emulator_client import Api, make_zip, site_zip
-from emulator_harness import Emulator
+from emulator_harness import Emulator, EmulatorFactory
 
 PARALLEL_APPS = ("app_p1", "app_p2", "app_p3", "app_p4", "app_p5")
 
@@ -106,7 +106,7 @@ def test_admin_row_records_each_status_change_with_milliseconds(fresh_emulator: 
     assert [h["status"] for h in raw["status_history"]] == ["WAITING", "UPLOADING", "BUILDING", "READY"]
 
 
-def test_twenty_parallel_deploys_across_five_apps_leave_one_ready_per_app(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_parallel_deploys_across_five_apps_leave_one_ready_per_app(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(apps=PARALLEL_APPS)
     api = Api(emu)
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import requests
 from emulator.emulator_client import Api, site_zip
-from emulator_harness import Emulator
+from emulator_harness import Emulator, EmulatorFactory
 
 
 def _put_raw(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -92,7 +92,7 @@ def test_no_signature_is_access_denied(fresh_emulator: Emulator) -> None:
     assert resp.status_code == 403 and "<Code>AccessDenied</Code>" in resp.text
 
 
-def test_expired_url_is_403_request_has_expired(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_expired_url_is_403_request_has_expired(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory("--upload-ttl-prebuilt", "1", "--upload-ttl-source", "1")
     api = Api(emu)
     created = api.create_ok()
@@ -116,7 +116,7 @@ def test_source_upload_url_lasts_600_seconds_by_default(fresh_emulator: Emulator
     assert f"/source/{body['deployment_id']}.zip?" in body["upload_url"]
 
 
-def test_a_100_mb_upload_is_streamed_to_disk(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_100_mb_upload_is_streamed_to_disk(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory()
     created = Api(emu).create_ok()
     size = 110 * 1024 * 1024
