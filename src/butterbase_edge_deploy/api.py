@@ -136,9 +136,17 @@ class ButterbaseClient:
         )
 
     def start_prebuilt(self, deployment_id: str) -> str:
-        body = self._json("POST", self._app_path(f"deployments/{deployment_id}/start"),
-                          "start the deployment", body={}, expect=(200,))
-        return str(body.get("status", ""))
+        # A 2xx means it started, whatever the body says; calling start again could launch a
+        # second pipeline (contract §3.1), so an odd body is not worth failing or retrying over.
+        response = self._send("POST", self._app_path(f"deployments/{deployment_id}/start"), "start the deployment",
+                              json_body={})
+        if not 200 <= response.status_code < 300:
+            raise _error_from(response, "start the deployment", self.app_id)
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        return str(body.get("status", "")) if isinstance(body, dict) else ""
 
     # -- from-source flow -----------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from butterbase_edge_deploy.report import RunReport
 from butterbase_edge_deploy.settings import Settings
 from butterbase_edge_deploy.upload import put_zip, safe_location
 
-LOG_DRAIN_SECONDS = 3.0
+LOG_DRAIN_SECONDS = 5.0
 
 
 class Pipeline:
@@ -204,9 +204,10 @@ class Pipeline:
                                         on_status=self._show_status, log=follower.state)
         finally:
             finished = True
-            # The live stream ends right after the pipeline; give the last lines a moment to arrive.
-            follower.state.ended.wait(LOG_DRAIN_SECONDS)
-            follower.stop()
+            # The follower makes one last pass over the finished log; a stream that never closes
+            # must not hold the result back for long.
+            if not follower.state.ended.wait(LOG_DRAIN_SECONDS):
+                follower.stop()
             follower.join(1.0)
         self.report.log_tail = follower.state.tail(30)
         self.report.cache_restored = follower.state.cache_restored

@@ -21,7 +21,7 @@ MAX_INTERVAL = 1.0
 # (contract §4.1, §12.17); give it this long before believing it.
 FLIP_GRACE_SECONDS = 10.0
 # A failed from-source build may leave the row WAITING forever (contract §0.2): once the log has
-# ended with a failure, this long without a status change settles it.
+# shown a failure, this long without a terminal status settles it.
 LOG_FAILURE_GRACE_SECONDS = 10.0
 _TRANSIENT_LIMIT = 10
 
@@ -65,10 +65,8 @@ def wait_for_terminal(client: ButterbaseClient, deployment_id: str, *, deadline:
                 settling_since = settling_since or now
                 if now - settling_since >= FLIP_GRACE_SECONDS:
                     return Outcome(current, current.status, current.error)
-            elif log is not None and log.failure_line and log.ended.is_set():
-                settling_since = settling_since or now
-                if now - settling_since >= LOG_FAILURE_GRACE_SECONDS:
-                    return Outcome(current, "ERROR", log.failure_line)
+            elif log is not None and log.failure_at is not None and now - log.failure_at >= LOG_FAILURE_GRACE_SECONDS:
+                return Outcome(current, "ERROR", log.failure_line)
         if now >= deadline:
             return Outcome(last, "TIMEOUT", None)
         pause = min(interval, max(deadline - now, 0.0))

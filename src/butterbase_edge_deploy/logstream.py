@@ -8,7 +8,9 @@ the characters already shown are skipped: each line appears once, in order.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from butterbase_edge_deploy.errors import ApiError
 # Lines the real runner and driver write when a build fails (contract §7, §12.2).
 FAILURE_MARKERS = ("[runner] FAILED:", "[runner] fatal:", "[driver] error:", "[driver] deploy failed:")
 CACHE_MARKER = "[runner] restoring node_modules cache"
+REPLAY_POLL_SECONDS = 1.0
 
 
 def unescape(payload: str) -> str:
@@ -53,6 +56,7 @@ class LogState:
 
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     failure_line: str | None = None
+    failure_at: float | None = None  # monotonic time the failure line arrived
     succeeded: bool = False
     cache_restored: bool = False
     ended: threading.Event = field(default_factory=threading.Event)
@@ -77,26 +81,32 @@ class LogFollower(threading.Thread):
         self._response: requests.Response | None = None
 
     def stop(self) -> None:
+        """Stop now, even in the middle of a read that would otherwise block."""
         self._halt.set()
         response = self._response
         if response is not None:
-            response.close()
+            # close() from another thread would wait for the reader's lock; a socket shutdown
+            # makes the blocked read return instead.
+            with contextlib.suppress(Exception):
+                response.raw.shutdown()
 
     def run(self) -> None:
         backoff = 0.5
         try:
             while not self._halt.is_set():
+                # A connection opened after the deployment ended sees the whole log: the final pass.
+                final_pass = not self._keep_going()
                 outcome = self._one_connection()
-                if self._halt.is_set():
+                if self._halt.is_set() or outcome == "gone" or final_pass:
                     break
-                if outcome == "gone":
-                    break
-                if outcome == "done" and not self._keep_going():
-                    break
-                if self._halt.wait(backoff):
-                    break
-                backoff = min(backoff * 2, 5.0)
                 if not self._keep_going():
+                    continue
+                if outcome == "done":
+                    # Replay mode ends at what the runner flushed so far: look again shortly.
+                    pause, backoff = REPLAY_POLL_SECONDS, 0.5
+                else:
+                    pause, backoff = backoff, min(backoff * 2, 5.0)
+                if self._halt.wait(pause):
                     break
         finally:
             self._assembler.flush()
@@ -124,11 +134,12 @@ class LogFollower(threading.Thread):
                     self._assembler.feed(text[max(self._received - position, 0):])
                     self._received = end
                 position = end
-        except (requests.RequestException, OSError, ValueError, AttributeError):
+        except Exception:  # any broken read (reset, incomplete chunk, timeout) is a dropped stream
             return "dropped"
         finally:
             self._response = None
-            response.close()
+            with contextlib.suppress(Exception):
+                response.close()
         return "dropped"
 
     def _line(self, line: str) -> None:
@@ -136,6 +147,7 @@ class LogFollower(threading.Thread):
         state.lines.append(line)
         if line.startswith(FAILURE_MARKERS) and state.failure_line is None:
             state.failure_line = line
+            state.failure_at = time.monotonic()
         elif line.startswith("[runner] success"):
             state.succeeded = True
         elif line.startswith(CACHE_MARKER):

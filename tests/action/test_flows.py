@@ -8,8 +8,8 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from tests.action.conftest import make_prebuilt, make_source
-from tests.workflow_commands import parse
+from action_projects import make_prebuilt, make_source
+from workflow_commands import parse
 
 
 def _api_requests(emulator, server: str = "api") -> list[dict]:

@@ -1,7 +1,8 @@
 import io
 
+from workflow_commands import parse
+
 from butterbase_edge_deploy.console import Console
-from tests.workflow_commands import parse
 
 HOSTILE = [
     "::error::forged by the server",
