@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ACTIONS = ("respond", "drop", "sse_drop", "throttle", "hang")
 SERVERS = ("api", "storage", "site")
 ADMIN_BODY_LIMIT = 1024 * 1024
+REQUEST_LOG_CAP = 20000  # oldest entries are dropped beyond this
 _SIGNATURE_QUERY = re.compile(r"(?i)((?:^|&)(?:x-amz-signature|signature)=)[^&]*")
 
 
@@ -172,6 +173,8 @@ class RequestLog:
         }
         with self._lock:
             self._entries.append(entry)
+            if len(self._entries) > REQUEST_LOG_CAP:
+                del self._entries[: len(self._entries) - REQUEST_LOG_CAP]
         return entry
 
     def finish(self, entry: dict[str, Any], ex: Exchange) -> None:

@@ -138,7 +138,6 @@ def start_prebuilt(call: Call) -> None:
         raise errors.cloudflare_error(f"Edge SSR deployment is in {detail} status, cannot start", remediation)
     if outcome == "expired":
         raise errors.cloudflare_error("Upload URL expired", remediation)
-    assert detail is not None
     call.emu.deployer.start_prebuilt(dep_id, detail)
     call.ex.send_json(200, {"id": dep_id, "status": "UPLOADING"})
 

@@ -79,10 +79,14 @@ class Deployer:
 
     # --- prebuilt flow -------------------------------------------------------------
 
-    def start_prebuilt(self, dep_id: str, r2_key: str) -> None:
+    def start_prebuilt(self, dep_id: str, r2_key: str | None) -> None:
         self.spawn(lambda: self._run_prebuilt(dep_id, r2_key), f"pipeline-{dep_id[:8]}")
 
-    def _run_prebuilt(self, dep_id: str, r2_key: str) -> None:
+    def _run_prebuilt(self, dep_id: str, r2_key: str | None) -> None:
+        if not r2_key:
+            # A from-source row started through the prebuilt route has no object key.
+            self.store.set_status(dep_id, "ERROR", error="Invalid object key: must be a non-empty string")
+            return
         self.work_root.mkdir(parents=True, exist_ok=True)
         local = self.work_root / f"download-{uuid.uuid4().hex}.zip"
         try:

@@ -193,7 +193,9 @@ class SiteManager:
             return
         with self._lock:
             worker = self._workers.get(app_id)
-        if worker is not None and worker.dep_id == live[0]:
+        if worker is not None:
+            # During a switch the previous worker may answer a moment longer, as an
+            # edge location would, rather than the static fallback's 501.
             self._proxy(ex, worker.port)
             return
         self._serve_static(ex, app_id, live[0], live[1])

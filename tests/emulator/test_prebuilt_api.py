@@ -94,6 +94,14 @@ def test_start_of_unknown_id_is_404_in_default_mode(fresh_emulator: Emulator) ->
     assert resp.json()["error"]["code"] == "RESOURCE_NOT_FOUND"
 
 
+def test_prebuilt_start_of_a_from_source_row_errors_on_its_missing_key(fresh_emulator: Emulator) -> None:
+    api = Api(fresh_emulator)
+    dep_id = api.create_source().json()["deployment_id"]
+    assert api.start(dep_id).json() == {"id": dep_id, "status": "UPLOADING"}
+    row = api.wait(dep_id)
+    assert (row["status"], row["error"]) == ("ERROR", "Invalid object key: must be a non-empty string")
+
+
 def test_missing_upload_turns_into_error_with_r2_wording(fresh_emulator: Emulator) -> None:
     api = Api(fresh_emulator)
     created = api.create_ok()
