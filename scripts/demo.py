@@ -15,12 +15,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bb_sk_0123456789abcdef0123456789abcdef01234567"  # the emulator's documented dev key
-APP = "app_demo"
+APP = "app_demo"  # Flow A
+SOURCE_APP = "app_source"  # Flow B: its own app, so that neither deploy supersedes the other
 
 
 def start_emulator(state: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "butterbase_emulator", "--port", "0", "--api-key", KEY, "--app", APP,
+        [sys.executable, "-m", "butterbase_emulator", "--port", "0", "--api-key", KEY, "--app", APP, "--app", SOURCE_APP,
          "--state-dir", str(state)],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
@@ -83,7 +84,7 @@ def main() -> int:
         scratch_path = Path(scratch)
         emulator, api_url = start_emulator(scratch_path / "state")
         try:
-            banner(f"Butterbase emulator on {api_url} (app {APP})")
+            banner(f"Butterbase emulator on {api_url} (apps {APP}, {SOURCE_APP})")
 
             banner("Flow A: deploy the committed next-on-pages output, as the GitHub Action does")
             outputs = scratch_path / "github_output"
@@ -100,15 +101,16 @@ def main() -> int:
             banner("Flow B: upload a small source project and build it on the emulator (command line)")
             cli = [sys.executable, "-m", "butterbase_edge_deploy"]
             cli_env = {**os.environ, "BUTTERBASE_API_KEY": KEY, "BUTTERBASE_API_URL": api_url,
-                       "BUTTERBASE_APP_ID": APP}
+                       "BUTTERBASE_APP_ID": SOURCE_APP}
             result = subprocess.run(
                 [*cli, "deploy", "--json", "--flow", "source", "--working-directory", "examples/hello-source",
-                 "--build-command", "npm run build", "--output-dir", "dist", "--user-env", "GREETING=hello"],
+                 "--build-command", "npm run build", "--output-dir", "dist", "--user-env", "BUILD_LABEL=demo-build"],
                 cwd=ROOT, env=cli_env, stdout=subprocess.PIPE, text=True, check=True)
             source_url = re.search(r'"url": "([^"]*)"', result.stdout).group(1)  # type: ignore[union-attr]
 
             banner("History")
             subprocess.run([*cli, "list"], cwd=ROOT, env=cli_env, check=True)
+            subprocess.run([*cli, "list", "--app-id", APP], cwd=ROOT, env=cli_env, check=True)
 
             banner("What the URLs serve")
             for label, url in (("Flow A (Next.js)", nextjs_url), ("Flow B (source build)", source_url)):
