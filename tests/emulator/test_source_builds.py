@@ -100,6 +100,8 @@ def test_real_npm_build_goes_live_then_reuses_the_node_modules_cache(emulator_fa
     assert "restoring node_modules cache" not in text
     row = api.status(build.deployment_id)  # live `done` comes after the deploy
     assert row["status"] == "READY", row
+    history = [h["status"] for h in emu.admin_deployment(build.deployment_id)["status_history"]]
+    assert history == ["WAITING", "BUILDING", "READY"]  # BUILDING only once the artifact is deployed
     assert requests.get(row["url"] + "/", timeout=10).text == "<p>built from source</p>"
     assert not any((emu.state_dir / "builds").iterdir())  # work dir cleaned
 
