@@ -36,8 +36,9 @@ if [ ! -x "$venv/bin/act" ]; then
 fi
 log "act: $("$venv/bin/act" --version) ($(elapsed "$t") s)"
 
-socket="$BBED_CONTAINER_HOME/podman.sock"
-service_log="$BBED_CONTAINER_HOME/podman-service.log"
+# One socket per run, so two runs on one machine do not stop each other's service.
+socket="$BBED_CONTAINER_HOME/podman-$$.sock"
+service_log="$BBED_CONTAINER_HOME/podman-service-$$.log"
 act_log="$BBED_CONTAINER_HOME/act.log"
 service_pid=""
 stop_service() {
@@ -45,12 +46,12 @@ stop_service() {
     kill "$service_pid"
     wait "$service_pid" 2>/dev/null || true
   fi
-  rm -f "$socket"
+  rm -f "$socket" "$service_log"
 }
 trap stop_service EXIT
+trap 'exit 143' TERM INT
 
 t=$(now)
-rm -f "$socket"
 podman system service --time=0 "unix://$socket" >"$service_log" 2>&1 &
 service_pid=$!
 for _ in $(seq 1 100); do
