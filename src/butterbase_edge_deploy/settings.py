@@ -226,9 +226,10 @@ def _api_url(value: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InputError("api_url", "has credentials, a query or a fragment",
                          "use only scheme, host and optional path; the key goes in api_key")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_local(parts.hostname):
         raise InputError("api_url", "uses plain http to a remote host, which would send the API key "
-                         "unencrypted", "use https (plain http is only allowed for localhost)")
+                         "unencrypted", "use https (plain http is only allowed for localhost and private "
+                         "addresses, e.g. a local emulator)")
     try:
         _ = parts.port
     except ValueError:
@@ -236,13 +237,15 @@ def _api_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def _is_local(host: str) -> bool:
+    """Loopback or a private address literal: an emulator on this machine or its container bridge."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_private
 
 
 def _working_directory(value: str, workspace: Path, confine: bool) -> Path:

@@ -27,6 +27,12 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.dry_run is False
 
 
+@pytest.mark.parametrize("url", ["http://localhost:4000", "http://127.0.0.1:4000", "http://172.17.0.1:4000",
+                                 "http://[::1]:4000", "https://api.butterbase.ai/"])
+def test_plain_http_only_for_local_addresses(tmp_path: Path, url: str) -> None:
+    assert _load(tmp_path, api_url=url).api_url == url.rstrip("/")
+
+
 def test_values_are_trimmed_and_normalised(tmp_path: Path) -> None:
     (tmp_path / "web").mkdir()
     settings = _load(tmp_path, flow=" Source ", working_directory="web", output_dir="dist/",
