@@ -20,10 +20,10 @@ export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=f
 step() { # step NAME CMD...: run CMD (output to stderr), report its time on stderr
   local name="$1" start end
   shift
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   "$@" >&2
-  end=$(date +%s.%N)
-  printf 'build-nextjs-example: %s took %.1f s\n' "$name" "$(echo "$end - $start" | bc)" >&2
+  end=$(date +%s%N)
+  echo "build-nextjs-example: $name took $(( (end - start) / 1000000 )) ms" >&2
 }
 
 copy_source() {
@@ -45,11 +45,11 @@ build() {
   npx --no-install @cloudflare/next-on-pages
 }
 
-total_start=$(date +%s.%N)
+total_start=$(date +%s%N)
 step copy copy_source
 step "npm install" install
 step "next-on-pages build" build
 out="$dest/.vercel/output/static"
 [ -d "$out/_worker.js" ] || [ -f "$out/_worker.js" ] || { echo "build-nextjs-example: no _worker.js in $out" >&2; exit 1; }
-printf 'build-nextjs-example: total %.1f s\n' "$(echo "$(date +%s.%N) - $total_start" | bc)" >&2
+echo "build-nextjs-example: total $(( ($(date +%s%N) - total_start) / 1000000 )) ms" >&2
 echo "$out"
