@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 RUNTIME_STAMP := .runtime/.installed-stamp
 
-.PHONY: venv runtime test unit lint demo e2e bench bench-smoke emulator clean
+.PHONY: venv runtime test unit lint demo e2e bench bench-smoke emulator reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ emulator: venv runtime
 
 clean:
 	rm -rf $(VENV) .runtime .pytest_cache .ruff_cache .butterbase-emulator
+
+# Run the hardening suites and write their figures into docs/RELIABILITY.md.
+reliability: venv runtime
+	$(PY) scripts/reliability.py

@@ -21,8 +21,8 @@ SOURCE_APP = "app_source"  # Flow B: its own app, so that neither deploy superse
 
 def start_emulator(state: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "butterbase_emulator", "--port", "0", "--api-key", KEY, "--app", APP, "--app", SOURCE_APP,
-         "--state-dir", str(state)],
+        [sys.executable, "-m", "butterbase_emulator", "--port", "0", "--api-key", KEY,
+         "--app", APP, "--app", SOURCE_APP, "--state-dir", str(state)],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
     deadline = time.monotonic() + 30
