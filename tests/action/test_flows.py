@@ -129,3 +129,18 @@ def test_dry_run_sends_nothing(act, emulator, workspace: Path) -> None:
     run = act(flow="prebuilt", dry_run="true")
     assert run.code == 0 and run.outputs["status"] == "DRY_RUN"
     assert emulator.requests_log() == []
+
+
+def test_fail_on_never_passes_the_step_but_reports_the_failure(act, workspace: Path) -> None:
+    make_source(workspace, build_js="process.exit(4);")
+    run = act(flow="source", build_command="npm run build", output_dir="dist", fail_on="never")
+    assert run.code == 0
+    assert run.outputs["status"] == "ERROR" and run.outputs["deployment_id"]
+    assert [c.name for c in parse(run.stdout)].count("error") == 1
+    assert "**Error:**" in run.summary
+
+
+def test_fail_on_never_still_fails_on_bad_input(act, emulator, workspace: Path) -> None:
+    make_prebuilt(workspace)
+    run = act(flow="prebuilt", framework="vue", fail_on="never")
+    assert run.code == 1 and run.outputs["status"] == "ERROR"
