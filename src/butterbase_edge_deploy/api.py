@@ -168,12 +168,14 @@ class ButterbaseClient:
                   "lockfileHash": lockfile_hash, "userEnv": user_env},
             expect=(200, 202),
         )
-        default_logs = self._app_path(f"deployments/from-source/{deployment_id}/logs")
         return BuildStarted(
             build_id=body.get("build_id"),
-            logs_url=self.resolve(str(body.get("logs_url") or default_logs)),
+            logs_url=self.resolve(str(body.get("logs_url") or self.logs_url(deployment_id))),
             status_url=self.resolve(str(body.get("status_url") or self._app_path(f"deployments/{deployment_id}"))),
         )
+
+    def logs_url(self, deployment_id: str) -> str:
+        return self._app_path(f"deployments/from-source/{deployment_id}/logs")
 
     def open_log_stream(self, logs_url: str) -> requests.Response:
         """Open the build log (server-sent events). The caller reads and closes the response."""

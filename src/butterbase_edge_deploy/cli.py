@@ -25,7 +25,7 @@ from butterbase_edge_deploy.deploy import Pipeline
 from butterbase_edge_deploy.errors import DeployError
 from butterbase_edge_deploy.report import RunReport
 from butterbase_edge_deploy.runner import run_pipeline
-from butterbase_edge_deploy.settings import DEFAULT_API_URL, DEFAULT_OUTPUT_DIR, load
+from butterbase_edge_deploy.settings import DEFAULT_API_URL, DEFAULT_OUTPUT_DIR, Settings, load
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,7 +128,7 @@ def _raw_inputs(args: argparse.Namespace) -> dict[str, str]:
     return raw
 
 
-def _package(settings, args: argparse.Namespace, console: Console, report: RunReport) -> int:  # type: ignore[no-untyped-def]
+def _package(settings: Settings, args: argparse.Namespace, console: Console, report: RunReport) -> int:
     out = Path(args.out)
     try:
         with tempfile.TemporaryDirectory(prefix="butterbase-") as scratch:

@@ -28,7 +28,6 @@ class Console:
         self._stream = stream or sys.stdout
         self.github = github
         self._secrets: list[str] = []
-        self.warnings: list[str] = []
 
     # -- secrets --------------------------------------------------------------------------
 
@@ -61,7 +60,6 @@ class Console:
 
     def warning(self, text: str) -> None:
         text = self.redact(text)
-        self.warnings.append(text)
         if self.github:
             self._raw(f"::warning::{escape_data(text)}")
         else:

@@ -163,10 +163,9 @@ class Pipeline:
         with self.stage("follow", f"Follow deployment {deployment_id}"):
             current = self.client.get(deployment_id)
             self._show_status(current)
-            logs_url = None
-            if not current.terminal:
-                logs_url = self.client.resolve(
-                    f"/v1/{self.settings.app_id}/edge-ssr/deployments/from-source/{deployment_id}/logs")
+            # A from-source build has a log to show; for anything else the log route answers 404 and
+            # the follower stops quietly.
+            logs_url = None if current.terminal else self.client.logs_url(deployment_id)
             outcome = self._follow(deployment_id, logs_url=logs_url)
         self.finish(outcome)
 

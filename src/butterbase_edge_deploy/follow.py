@@ -43,6 +43,7 @@ def wait_for_terminal(client: ButterbaseClient, deployment_id: str, *, deadline:
     while True:
         if cancelled is not None and cancelled.is_set():
             return Outcome(last, "CANCELED", "the run was cancelled")
+        current: Deployment | None
         try:
             current = client.get(deployment_id)
             transient_errors = 0

@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-OUTPUT_NAMES = ("url", "deployment_id", "status", "build_id", "lockfile_hash", "deployments")
-
 
 @dataclass
 class RunReport:

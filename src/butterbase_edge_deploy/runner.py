@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import traceback
 from collections.abc import Callable
 from types import FrameType
@@ -81,9 +80,3 @@ def _cancel_remote(pipeline: Pipeline, console: Console, report: RunReport) -> N
         console.info(f"Asked Butterbase to cancel deployment {deployment_id}: {status}")
     except DeployError as exc:
         console.warning(f"could not cancel deployment {deployment_id}: {exc.one_line()}")
-
-
-def fatal(console: Console, message: str) -> int:
-    console.error(message)
-    sys.stdout.flush()
-    return 1
