@@ -37,7 +37,7 @@ demo: venv runtime
 # Real Next.js build through both flows, the container under podman, and the workflow under act.
 e2e: venv runtime
 	bash scripts/container/setup-podman.sh
-	$(PY) -m pytest -m e2e
+	$(PY) -m pytest -m e2e -rP
 
 bench: venv runtime
 	$(PY) -m bench
