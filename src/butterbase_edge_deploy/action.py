@@ -13,12 +13,14 @@ from actions_toolkit import core
 from butterbase_edge_deploy import summary
 from butterbase_edge_deploy.console import Console
 from butterbase_edge_deploy.errors import InputError
+from butterbase_edge_deploy.github_integration import GitHubIntegration
 from butterbase_edge_deploy.report import RunReport
 from butterbase_edge_deploy.runner import run_pipeline
 from butterbase_edge_deploy.settings import load, raw_secrets
 
 INPUT_NAMES = ("api_key", "api_url", "app_id", "flow", "framework", "working_directory", "output_dir",
-               "build_command", "package_manager", "user_env", "deployment_id", "timeout", "dry_run", "fail_on")
+               "build_command", "package_manager", "user_env", "deployment_id", "timeout", "dry_run", "fail_on",
+               "github_token", "comment", "environment", "production")
 
 
 def read_inputs(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
@@ -36,6 +38,7 @@ def main() -> int:
     raw = read_inputs(os.environ)
     console.add_secrets(raw_secrets(raw))
     report = RunReport(app_id=raw.get("app_id", "").strip())
+    github: GitHubIntegration | None = None
     code = 1
     try:
         workspace = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
@@ -46,10 +49,18 @@ def main() -> int:
             console.error(exc.one_line())
             return 1
         console.add_secrets(settings.secrets())
+        if not settings.dry_run and settings.flow != "list":
+            github = GitHubIntegration.from_environment(
+                os.environ, token=settings.github_token, app_id=settings.app_id, environment=settings.environment,
+                comment=settings.comment, production=settings.production, console=console)
+        if github is not None:
+            github.started(report)
         code = run_pipeline(settings, console, report)
         return code
     finally:
-        write_outputs(report, console)
+        write_outputs(report, console)  # first: a second cancel signal must not cost the outputs
+        if github is not None:
+            github.finished(report)
 
 
 def write_outputs(report: RunReport, console: Console) -> None:

@@ -52,6 +52,10 @@ class Settings:
     timeout: int
     dry_run: bool
     fail_on: str = "error"
+    github_token: str = field(default="", repr=False)
+    comment: bool = True
+    environment: str = ""
+    production: bool = False
 
     @property
     def output_path(self) -> Path:
@@ -59,12 +63,12 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any log or output."""
-        return [self.api_key, *self.user_env.values()]
+        return [self.api_key, self.github_token, *self.user_env.values()]
 
 
 def raw_secrets(raw: Mapping[str, str]) -> list[str]:
     """Secret values taken from raw inputs before validation, so they are masked even if it fails."""
-    found = [raw.get("api_key", "").strip()]
+    found = [raw.get("api_key", "").strip(), raw.get("github_token", "").strip()]
     text = raw.get("user_env", "")
     try:
         found.extend(parse_user_env(text).values())
@@ -145,7 +149,18 @@ def load(raw: Mapping[str, str], *, workspace: Path, confine_to_workspace: bool,
         timeout=_timeout(get("timeout", str(DEFAULT_TIMEOUT_SECONDS))),
         dry_run=_boolean("dry_run", get("dry_run", "false")),
         fail_on=fail_on,
+        github_token=get("github_token"),
+        comment=_boolean("comment", get("comment", "true")),
+        environment=_environment(get("environment")),
+        production=_boolean("production", get("production", "false")),
     )
+
+
+def _environment(value: str) -> str:
+    if len(value) > 255 or any(ch in value for ch in "\r\n\t"):
+        raise InputError("environment", f"'{_shown(value)}' is not a GitHub environment name",
+                         "use a short single-line name, e.g. preview-pr-${{ github.event.number }} or production")
+    return value
 
 
 def parse_user_env(text: str) -> dict[str, str]:
