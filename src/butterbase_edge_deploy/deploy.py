@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from butterbase_edge_deploy import lockfile, prebuilt, source
-from butterbase_edge_deploy.api import ButterbaseClient, Deployment
+from butterbase_edge_deploy.api import ButterbaseClient, Deployment, Upload
+from butterbase_edge_deploy.archive import Archive
 from butterbase_edge_deploy.console import Console
 from butterbase_edge_deploy.errors import (
     DeploymentFailed,
@@ -103,13 +104,8 @@ class Pipeline:
                 self._dry_run_done()
                 return
             with self.stage("upload", "Upload"):
-                upload = self.client.create_prebuilt(settings.framework)
-                self.report.deployment_id = upload.deployment_id
-                self.console.info(f"Created deployment {upload.deployment_id}")
-                if archive.size > upload.max_bytes:
-                    raise PackagingError(f"the zip is {_size(archive.size)}, over the server's limit of "
-                                         f"{_size(upload.max_bytes)}", "remove large files from the output")
-                self._upload(upload.upload_url, archive.path, archive.size)
+                upload = self._create_and_upload(self.client.create_prebuilt, archive,
+                                                 "remove large files from the output")
             with self.stage("deploy", "Deploy"):
                 status = self.client.start_prebuilt(upload.deployment_id)
                 self.console.info(f"Started: {status or 'accepted'}")
@@ -141,14 +137,8 @@ class Pipeline:
                 self._dry_run_done()
                 return
             with self.stage("upload", "Upload"):
-                upload = self.client.create_from_source(settings.framework)
-                self.report.deployment_id = upload.deployment_id
-                self.report.build_id = upload.build_id or ""
-                self.console.info(f"Created deployment {upload.deployment_id}")
-                if archive.size > upload.max_bytes:
-                    raise PackagingError(f"the source zip is {_size(archive.size)}, over the server's limit of "
-                                         f"{_size(upload.max_bytes)}", "exclude files in .butterbaseignore")
-                self._upload(upload.upload_url, archive.path, archive.size)
+                upload = self._create_and_upload(self.client.create_from_source, archive,
+                                                 "exclude files in .butterbaseignore")
             with self.stage("build", "Build on Butterbase"):
                 started = self.client.start_from_source(
                     upload.deployment_id, build_command=settings.build_command, output_dir=settings.output_dir,
@@ -184,12 +174,19 @@ class Pipeline:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _upload(self, url: str, path: Path, size: int) -> None:
-        self.console.info(f"Uploading {_size(size)} to {safe_location(url).split('/')[2]}")
-        progress = _ProgressPrinter(self.console, size)
-        seconds = put_zip(url, path, progress)
-        rate = size / seconds / 1024 / 1024 if seconds > 0 else 0
-        self.console.info(f"Uploaded {_size(size)} in {seconds:.1f} s ({rate:.1f} MiB/s)")
+    def _create_and_upload(self, create: Callable[[str], Upload], archive: Archive, fix: str) -> Upload:
+        upload = create(self.settings.framework)
+        self.report.deployment_id = upload.deployment_id
+        self.report.build_id = upload.build_id or ""
+        self.console.info(f"Created deployment {upload.deployment_id}")
+        if archive.size > upload.max_bytes:
+            raise PackagingError(f"the zip is {_size(archive.size)}, over the server's limit of "
+                                 f"{_size(upload.max_bytes)}", fix)
+        self.console.info(f"Uploading {_size(archive.size)} to {safe_location(upload.upload_url).split('/')[2]}")
+        seconds = put_zip(upload.upload_url, archive.path, _ProgressPrinter(self.console, archive.size))
+        rate = archive.size / seconds / 1024 / 1024 if seconds > 0 else 0
+        self.console.info(f"Uploaded {_size(archive.size)} in {seconds:.1f} s ({rate:.1f} MiB/s)")
+        return upload
 
     def _follow(self, deployment_id: str, *, logs_url: str | None = None) -> Outcome:
         deadline = time.monotonic() + self.settings.timeout

@@ -7,8 +7,11 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -172,40 +175,39 @@ def test_from_source_start_500_suggests_prebuilt(act, emulator, workspace: Path)
     assert run.outputs["deployment_id"]
 
 
-@pytest.mark.parametrize("status", ["SUPERSEDED", "CANCELED"])
-def test_superseded_or_canceled_by_someone_else(emulator, workspace: Path, tmp_path: Path, status: str) -> None:
+@contextmanager
+def _held_deploy(emulator, workspace: Path, files: Path) -> Iterator[tuple[subprocess.Popen[str], str, float]]:
+    """A prebuilt deploy whose pipeline the emulator holds at BUILDING until the block ends."""
     emulator.reset()
     make_prebuilt(workspace)
     emulator.hold_pipeline(True)
     started = time.monotonic()
-    process = start_action(workspace, tmp_path / "f", api_url=emulator.url, api_key=emulator.api_key,
+    process = start_action(workspace, files, api_url=emulator.url, api_key=emulator.api_key,
                            app_id="app_demo", flow="prebuilt", timeout="60")
     try:
-        deployment_id = _newest_deployment(emulator, ("BUILDING",))
-        emulator.set_status(deployment_id, status)
-        run = finish(process, tmp_path / "f", started, 60)
+        yield process, _newest_deployment(emulator, ("BUILDING",)), started
     finally:
         emulator.hold_pipeline(False)
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize("status", ["SUPERSEDED", "CANCELED"])
+def test_superseded_or_canceled_by_someone_else(emulator, workspace: Path, tmp_path: Path, status: str) -> None:
+    with _held_deploy(emulator, workspace, tmp_path / "f") as (process, deployment_id, started):
+        emulator.set_status(deployment_id, status)
+        run = finish(process, tmp_path / "f", started, 60)
     assert run.code == 1 and run.outputs["status"] == status
     assert run.outputs["deployment_id"] == deployment_id
     assert ("superseded" if status == "SUPERSEDED" else "cancelled") in _errors(run)[0]
 
 
 def test_sigterm_cancels_the_remote_deployment_within_5_s(emulator, workspace: Path, tmp_path: Path) -> None:
-    emulator.reset()
-    make_prebuilt(workspace)
-    emulator.hold_pipeline(True)
-    started = time.monotonic()
-    process = start_action(workspace, tmp_path / "f", api_url=emulator.url, api_key=emulator.api_key,
-                           app_id="app_demo", flow="prebuilt", timeout="60")
-    try:
-        deployment_id = _newest_deployment(emulator, ("BUILDING",))
+    with _held_deploy(emulator, workspace, tmp_path / "f") as (process, deployment_id, started):
         signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
         run = finish(process, tmp_path / "f", started, 20)
         elapsed = time.monotonic() - signalled
-    finally:
-        emulator.hold_pipeline(False)
     assert elapsed < 5
     assert run.code == 1 and run.outputs["status"] == "CANCELED"
     assert run.outputs["deployment_id"] == deployment_id
