@@ -64,10 +64,13 @@ def main() -> int:
 
 
 def write_outputs(report: RunReport, console: Console) -> None:
-    outputs = report.outputs()
-    if os.environ.get("GITHUB_OUTPUT"):
-        for name, value in outputs.items():
-            core.set_output(name, console.redact(value))
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(console.redact(summary.markdown(report)))
+    try:
+        if os.environ.get("GITHUB_OUTPUT"):
+            for name, value in report.outputs().items():
+                core.set_output(name, console.redact(value))
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+                handle.write(console.redact(summary.markdown(report)))
+    except Exception as exc:  # the runner's files missing or unwritable: say so, in one line
+        console.error(f"could not write the step outputs or summary: {exc}. Fix: run inside GitHub Actions, "
+                      "or unset GITHUB_OUTPUT / GITHUB_STEP_SUMMARY")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 from action_projects import make_prebuilt, make_source
+from action_runner import ROOT, action_env
 from workflow_commands import parse
 
 
@@ -144,3 +147,13 @@ def test_fail_on_never_still_fails_on_bad_input(act, emulator, workspace: Path) 
     make_prebuilt(workspace)
     run = act(flow="prebuilt", framework="vue", fail_on="never")
     assert run.code == 1 and run.outputs["status"] == "ERROR"
+
+
+def test_missing_output_file_is_one_line_not_a_traceback(emulator, workspace: Path, tmp_path: Path) -> None:
+    make_prebuilt(workspace)
+    env = action_env(workspace, tmp_path / "absent", {"api_url": emulator.url, "api_key": emulator.api_key,
+                                                      "app_id": "app_demo", "flow": "prebuilt", "dry_run": "true"})
+    result = subprocess.run([sys.executable, str(ROOT / "entrypoint.py")], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "could not write the step outputs" in result.stdout
