@@ -26,11 +26,14 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from butterbase_edge_deploy.errors import PackagingError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 # zip's own default level; fixed so that output does not depend on the Python build.
 COMPRESS_LEVEL = 6
@@ -90,13 +93,18 @@ def write_zip(entries: list[Entry], destination: Path) -> Archive:
 
 # -- the parallel writer --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class _Piece:
-    entry: Entry
-    offset: int
-    length: int  # bytes to read; ignored for a whole file, which is read to its end
-    whole: bool  # the file in one piece (its size is at most PIECE)
-    last: bool
+    """A file, or a PIECE-sized part of one, for a worker to read and compress (a plain class: the
+    module is imported at every start of the Action, and a dataclass costs a millisecond to define)."""
+
+    __slots__ = ("entry", "last", "length", "offset", "whole")
+
+    def __init__(self, entry: Entry, offset: int, length: int, whole: bool, last: bool) -> None:
+        self.entry = entry
+        self.offset = offset
+        self.length = length  # bytes to read; a whole file is read to its end
+        self.whole = whole  # the file in one piece (its size is at most PIECE)
+        self.last = last
 
 
 # (compressed bytes, crc32 of the raw bytes, number of raw bytes)
@@ -213,6 +221,8 @@ def _results(entries: list[Entry], pool: ThreadPoolExecutor, window: int) -> Ite
 
 
 def _write_parallel(entries: list[Entry], destination: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # here: not a cost of every start-up
+
     workers = _workers()
     count = 0
     position = 0
@@ -314,24 +324,24 @@ def _multmodp(a: int, b: int) -> int:
         b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
 
 
-def _x2n_table() -> list[int]:
+@functools.cache
+def _x2n_table() -> tuple[int, ...]:
+    """x^(2^k) modulo the CRC polynomial, k = 0..31."""
     table = [1 << 30]  # x^1
     for _ in range(31):
         table.append(_multmodp(table[-1], table[-1]))
-    return table
-
-
-_X2N = _x2n_table()
+    return tuple(table)
 
 
 @functools.lru_cache(maxsize=64)
 def _shift(length: int) -> int:
     """x^(8 * length) modulo the CRC polynomial: appending `length` bytes, as an operator."""
+    table = _x2n_table()
     p = 1 << 31  # x^0
     k = 3
     while length:
         if length & 1:
-            p = _multmodp(_X2N[k & 31], p)
+            p = _multmodp(table[k & 31], p)
         length >>= 1
         k += 1
     return p
