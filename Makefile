@@ -39,10 +39,10 @@ e2e: venv runtime
 	bash scripts/container/setup-podman.sh
 	$(PY) -m pytest -m e2e -rP
 
-bench: venv runtime
+bench: venv
 	$(PY) -m bench
 
-bench-smoke: venv runtime
+bench-smoke: venv
 	$(PY) -m bench --smoke
 
 emulator: venv runtime

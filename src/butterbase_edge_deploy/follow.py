@@ -1,6 +1,6 @@
 """Following a deployment to its end: the status endpoint decides the result.
 
-Polling starts fast and never waits more than a second, so READY is seen within about half a
+Polling starts fast and never waits more than 0.8 s, so READY is seen within about half a
 second on average, at well under the API's per-route rate limit.
 """
 
@@ -16,7 +16,7 @@ from butterbase_edge_deploy.errors import ApiError
 from butterbase_edge_deploy.logstream import LogState
 
 FIRST_INTERVAL = 0.2
-MAX_INTERVAL = 1.0
+MAX_INTERVAL = 0.8
 # SUPERSEDED or CANCELED can flip back while the deployment's own pipeline is still running
 # (contract §4.1, §12.17); give it this long before believing it.
 FLIP_GRACE_SECONDS = 10.0
