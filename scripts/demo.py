@@ -52,7 +52,8 @@ def read_github_output(text: str) -> dict[str, str]:
 
 
 def banner(text: str) -> None:
-    print(f"\n\033[1m--- {text}\033[0m", flush=True)
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}--- {text}{plain}", flush=True)
 
 
 def fetch(url: str, marker: str) -> str:
@@ -115,7 +116,8 @@ def main() -> int:
             banner("What the URLs serve")
             for label, url in (("Flow A (Next.js)", nextjs_url), ("Flow B (source build)", source_url)):
                 page = visible_text(text_of(url, "demo-marker-42"))
-                print(f"{label}: GET {url} with x-demo-marker: demo-marker-42 -> {page[:160]}")
+                shown = page if len(page) <= 160 else page[:159] + "…"
+                print(f"{label}: GET {url} with x-demo-marker: demo-marker-42 -> {shown}")
             print(f"Flow A static asset: GET {nextjs_url}/hello.txt -> {fetch(nextjs_url + '/hello.txt', 'x')}")
             print(f"Flow A API route:    GET {nextjs_url}/api/hello -> {text_of(nextjs_url + '/api/hello', 'x')[:120]}")
         finally:

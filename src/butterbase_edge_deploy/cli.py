@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(sub: argparse.ArgumentParser, *, credentials: bool = True) -> None:
         if credentials:
             sub.add_argument("--api-url", default=os.environ.get("BUTTERBASE_API_URL", DEFAULT_API_URL),
-                             help="API base URL (env BUTTERBASE_API_URL; default %(default)s)")
+                             help=f"API base URL (env BUTTERBASE_API_URL; default {DEFAULT_API_URL})")
             sub.add_argument("--api-key", default=None,
                              help="API key; prefer the BUTTERBASE_API_KEY environment variable")
             sub.add_argument("--app-id", default=os.environ.get("BUTTERBASE_APP_ID", ""),
@@ -52,10 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="package, upload, start and follow a deployment")
     common(deploy)
     project(deploy)
-    deploy.add_argument("--flow", default="auto", choices=("auto", "prebuilt", "source"))
-    deploy.add_argument("--framework", default="nextjs-edge")
-    deploy.add_argument("--build-command", default="")
-    deploy.add_argument("--package-manager", default="")
+    deploy.add_argument("--flow", default="auto", choices=("auto", "prebuilt", "source"),
+                        help="prebuilt: zip the output; source: build on Butterbase; auto (default): prebuilt "
+                             "when the output holds _worker.js")
+    deploy.add_argument("--framework", default="nextjs-edge",
+                        help="nextjs-edge (default), remix-edge or other-edge")
+    deploy.add_argument("--build-command", default="",
+                        help="source flow: build command run on Butterbase (default npx @cloudflare/next-on-pages)")
+    deploy.add_argument("--package-manager", default="", help="source flow: npm, pnpm or yarn (default: lockfile)")
     deploy.add_argument("--user-env", action="append", default=[], metavar="NAME=VALUE",
                         help="build-time variable for the server-side build (repeatable)")
     deploy.add_argument("--timeout", default="600", help="seconds to wait for the result (default %(default)s)")
@@ -68,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     common(status)
     status.add_argument("deployment_id")
     status.add_argument("--wait", action="store_true", help="follow it until it ends")
-    status.add_argument("--timeout", default="600")
+    status.add_argument("--timeout", default="600", help="with --wait: seconds to wait (default %(default)s)")
 
     cancel = commands.add_parser("cancel", help="ask Butterbase to cancel a deployment")
     common(cancel)
@@ -130,6 +134,9 @@ def _raw_inputs(args: argparse.Namespace) -> dict[str, str]:
 
 def _package(settings: Settings, args: argparse.Namespace, console: Console, report: RunReport) -> int:
     out = Path(args.out)
+    if out.is_dir():
+        console.error(f"--out '{out}' is a folder. Fix: give the zip's file name, e.g. {out / 'deploy.zip'}")
+        return 1
     try:
         with tempfile.TemporaryDirectory(prefix="butterbase-") as scratch:
             target = Path(scratch) / "package.zip"

@@ -71,7 +71,11 @@ class Pipeline:
         if self.settings.deployment_id and flow != "list":
             flow = "attach"
         self.report.flow = flow
-        self.console.info(f"Butterbase Edge SSR deploy: app {self.settings.app_id}, flow {flow}")
+        chosen = ""
+        if self.settings.flow == "auto" and flow in ("prebuilt", "source"):
+            chosen = (f" (auto: {self.settings.output_dir} holds _worker.js)" if flow == "prebuilt"
+                      else f" (auto: no _worker.js in {self.settings.output_dir})")
+        self.console.info(f"Butterbase Edge SSR deploy: app {self.settings.app_id}, flow {flow}{chosen}")
         if flow == "list":
             self.list_deployments()
         elif flow == "attach":
@@ -131,6 +135,8 @@ class Pipeline:
                                          f"yarn, npm), ignored {', '.join(lock.others)}; delete the stale ones")
                 if settings.package_manager and not lock.is_package_json and manager != lock.package_manager:
                     self.console.warning(f"package_manager is {manager} but the lockfile is {lock.path.name}")
+                self.console.info(f"Build on Butterbase: {manager} install, then `{settings.build_command}`, "
+                                  f"output {settings.output_dir}")
                 archive, _entries = source.package(project, settings.output_dir, Path(scratch) / "source.zip")
                 self._record_archive(archive.file_count, archive.size, archive.uncompressed_bytes)
             if settings.dry_run:
@@ -217,7 +223,6 @@ class Pipeline:
         report.status = outcome.status
         if deployment is not None:
             report.url = deployment.url or ""
-            report.file_count = deployment.file_count if deployment.file_count is not None else report.file_count
         deployment_id = report.deployment_id
         last = deployment.status if deployment else "unknown"
         if outcome.status == "READY":

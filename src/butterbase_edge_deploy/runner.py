@@ -35,7 +35,7 @@ def run_pipeline(settings: Settings, console: Console, report: RunReport,
         report.status = "CANCELED"
         report.error = f"cancelled ({exc.message})"
         _cancel_remote(pipeline, console, report)
-        console.error(f"deploy cancelled ({exc.message}); outputs are written with status CANCELED")
+        console.error(f"deploy cancelled ({exc.message}); outputs are written with status {report.status}")
         return 1
     except DeployError as exc:
         _ignore_signals()
@@ -78,5 +78,18 @@ def _cancel_remote(pipeline: Pipeline, console: Console, report: RunReport) -> N
     try:
         status = pipeline.client.cancel(deployment_id, timeout=CANCEL_REQUEST_TIMEOUT)
         console.info(f"Asked Butterbase to cancel deployment {deployment_id}: {status}")
+        return
     except DeployError as exc:
-        console.warning(f"could not cancel deployment {deployment_id}: {exc.one_line()}")
+        refusal = exc.one_line()
+    # Refused: most often because it already ended. Report what it is, not what we wished.
+    try:
+        current = pipeline.client.get(deployment_id)
+    except DeployError:
+        console.warning(f"could not cancel deployment {deployment_id}: {refusal}")
+        return
+    if current.terminal:
+        report.status, report.url = current.status, current.url or ""
+        console.warning(f"the cancel came too late: deployment {deployment_id} is already {current.status}"
+                        f"{' at ' + current.url if current.url else ''}")
+    else:
+        console.warning(f"could not cancel deployment {deployment_id}: {refusal}")

@@ -93,8 +93,8 @@ def load(raw: Mapping[str, str], *, workspace: Path, confine_to_workspace: bool,
         api_key = api_key or "unused"
         raw = {**raw, "app_id": get("app_id", "app_local")}
     if not api_key:
-        raise InputError("api_key", "is missing", "pass your Butterbase API key from a secret: "
-                         "api_key: ${{ secrets.BUTTERBASE_API_KEY }}")
+        raise InputError("api_key", "is missing", "pass your Butterbase API key: in a workflow from a secret "
+                         "(api_key: ${{ secrets.BUTTERBASE_API_KEY }}), on the command line in BUTTERBASE_API_KEY")
     if any(ch.isspace() for ch in api_key):
         raise InputError("api_key", "contains whitespace or a line break",
                          "store only the key (bb_sk_…) in the secret, with no spaces or newlines")
