@@ -14,7 +14,8 @@ RUN pip install --no-deps --require-hashes --no-cache-dir -r /app/requirements.l
 
 COPY src/butterbase_edge_deploy/ /app/src/butterbase_edge_deploy/
 COPY entrypoint.py /app/entrypoint.py
-# Compiled once here: the runtime never writes .pyc (PYTHONDONTWRITEBYTECODE), so each run would recompile.
-RUN python -m compileall -q /app/src /app/entrypoint.py
+# Compiled once here: the runtime never writes .pyc (PYTHONDONTWRITEBYTECODE), so each run would
+# recompile. entrypoint.py runs as a script, which Python never caches.
+RUN python -m compileall -q /app/src
 
 ENTRYPOINT ["python", "/app/entrypoint.py"]
