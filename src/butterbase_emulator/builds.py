@@ -18,7 +18,6 @@ import select
 import shutil
 import signal
 import subprocess
-import tarfile
 import threading
 import time
 import zipfile
@@ -97,13 +96,6 @@ def zip_folder(folder: Path, out: Path) -> int:
                     continue  # a link out of the output folder is not part of the output
                 zf.write(path, path.relative_to(folder).as_posix())
     return out.stat().st_size
-
-
-def _skip_unsafe(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    try:
-        return tarfile.data_filter(member, dest)
-    except tarfile.FilterError:
-        return None
 
 
 class BuildManager:
@@ -257,10 +249,17 @@ class BuildManager:
             note(f"[runner] restoring node_modules cache ({params.lockfile_hash})\n")
             modules = project / "node_modules"
             modules.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(self.objects.path(cache_key)) as tar:
-                tar.extractall(modules, filter=_skip_unsafe)
+            # GNU tar: many times faster than tarfile on a 700 MB node_modules; it refuses
+            # absolute and '..' member names by itself, and the archive is one we wrote.
+            subprocess.run(["tar", "-C", str(modules), "--no-same-owner", "-xf", str(self.objects.path(cache_key))],
+                           check=True, capture_output=True)
 
-        env = {**os.environ, "NODE_ENV": "production", **params.user_env}
+        # Each real build runs in a fresh container: no package-manager cache survives between builds,
+        # so only the node_modules cache above saves downloads (as on Butterbase).
+        fresh = work / "pm-cache"
+        env = {**os.environ, "NODE_ENV": "production", "npm_config_cache": str(fresh / "npm"),
+               "YARN_CACHE_FOLDER": str(fresh / "yarn"), "npm_config_store_dir": str(fresh / "pnpm"),
+               **params.user_env}
         pm = params.package_manager
         note(f"[runner] {pm} {' '.join(INSTALL_ARGS[pm])}\n")
         code = self._exec([pm, *INSTALL_ARGS[pm]], project, env, emit, deadline)
@@ -288,9 +287,8 @@ class BuildManager:
             modules = project / "node_modules"
             if modules.is_dir():
                 cache_tar = work / "cache-out.tar"
-                with tarfile.open(cache_tar, "w") as tar:
-                    for entry in sorted(os.listdir(modules)):
-                        tar.add(modules / entry, arcname=entry)
+                subprocess.run(["tar", "-C", str(modules), "-cf", str(cache_tar), "."], check=True,
+                               capture_output=True)
                 self.objects.commit(cache_tar, cache_key)
         except Exception as exc:
             note(f"[runner] cache update failed (non-fatal): {exc}\n")
