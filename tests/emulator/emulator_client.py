@@ -72,6 +72,15 @@ class Api:
                 raise AssertionError(f"{dep_id} still {row['status']} after {timeout}s: {row}")
             time.sleep(0.05)
 
+    def held_at_building(self, data: bytes | None = None) -> str:
+        """Hold the pipeline, then create, upload and start: the deployment waits in BUILDING."""
+        self.emu.hold_pipeline(True)
+        created = self.create_ok()
+        self.upload(created["uploadUrl"], site_zip() if data is None else data)
+        self.start(created["id"])
+        self.wait(created["id"], ("BUILDING",))
+        return str(created["id"])
+
     def deploy(self, data: bytes | None = None, app: str | None = None) -> dict[str, Any]:
         """create → PUT → start → wait for a terminal status."""
         created = self.create_ok(app=app)

@@ -65,16 +65,12 @@ def test_full_prebuilt_flow_reaches_ready_with_sizes_and_serving_url(fresh_emula
 
 def test_start_of_a_building_row_is_idempotent(fresh_emulator: Emulator) -> None:
     api = Api(fresh_emulator)
-    fresh_emulator.hold_pipeline(True)
-    created = api.create_ok()
-    api.upload(created["uploadUrl"], site_zip())
-    api.start(created["id"])
-    api.wait(created["id"], ("BUILDING",))
-    again = api.start(created["id"])
+    dep_id = api.held_at_building()
+    again = api.start(dep_id)
     assert again.status_code == 200
-    assert again.json() == {"id": created["id"], "status": "BUILDING"}
+    assert again.json() == {"id": dep_id, "status": "BUILDING"}
     fresh_emulator.hold_pipeline(False)
-    assert api.wait(created["id"])["status"] == "READY"
+    assert api.wait(dep_id)["status"] == "READY"
 
 
 def test_start_of_a_terminal_row_is_400_invalid_status(fresh_emulator: Emulator) -> None:
@@ -179,18 +175,14 @@ def test_cancel_rules(fresh_emulator: Emulator) -> None:
 
 def test_cancel_while_building_warns_and_skips_ready(fresh_emulator: Emulator) -> None:
     api = Api(fresh_emulator)
-    fresh_emulator.hold_pipeline(True)
-    created = api.create_ok()
-    api.upload(created["uploadUrl"], site_zip())
-    api.start(created["id"])
-    api.wait(created["id"], ("BUILDING",))
-    resp = api.session.post(api.url(created["id"], "cancel"), timeout=10)
+    dep_id = api.held_at_building()
+    resp = api.session.post(api.url(dep_id, "cancel"), timeout=10)
     assert resp.status_code == 200
     assert "warning" in resp.json() and resp.json()["status"] == "CANCELED"
     fresh_emulator.hold_pipeline(False)
     time.sleep(0.5)
-    assert api.status(created["id"])["status"] == "CANCELED"
-    history = fresh_emulator.admin_deployment(created["id"])["status_history"]
+    assert api.status(dep_id)["status"] == "CANCELED"
+    history = fresh_emulator.admin_deployment(dep_id)["status_history"]
     assert [h["status"] for h in history] == ["WAITING", "UPLOADING", "BUILDING", "CANCELED"]
 
 

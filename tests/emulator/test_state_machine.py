@@ -40,14 +40,10 @@ def test_a_superseded_row_that_was_never_started_cannot_start(fresh_emulator: Em
 
 def test_in_flight_pipeline_overwrites_superseded_and_goes_ready(fresh_emulator: Emulator) -> None:
     api = Api(fresh_emulator)
-    fresh_emulator.hold_pipeline(True)
-    created = api.create_ok()
-    api.upload(created["uploadUrl"], site_zip())
-    api.start(created["id"])
-    api.wait(created["id"], ("BUILDING",))
-    fresh_emulator.set_status(created["id"], "SUPERSEDED")  # another deploy finished first
+    dep_id = api.held_at_building()
+    fresh_emulator.set_status(dep_id, "SUPERSEDED")  # another deploy finished first
     fresh_emulator.hold_pipeline(False)
-    assert api.wait(created["id"], ("READY",))["status"] == "READY"
+    assert api.wait(dep_id, ("READY",))["status"] == "READY"
 
 
 def test_cancel_during_uploading_is_lost(fresh_emulator: Emulator) -> None:
@@ -68,19 +64,15 @@ def test_cancel_during_uploading_is_lost(fresh_emulator: Emulator) -> None:
 def test_canceled_while_building_is_still_what_the_site_serves(fresh_emulator: Emulator) -> None:
     api = Api(fresh_emulator)
     site = api.deploy(site_zip(**{"index.html": "<p>first</p>"}))["url"]
-    fresh_emulator.hold_pipeline(True)
-    created = api.create_ok()
-    api.upload(created["uploadUrl"], site_zip(**{"index.html": "<p>second</p>"}))
-    api.start(created["id"])
-    api.wait(created["id"], ("BUILDING",))
-    api.session.post(api.url(created["id"], "cancel"), timeout=10)
+    dep_id = api.held_at_building(site_zip(**{"index.html": "<p>second</p>"}))
+    api.session.post(api.url(dep_id, "cancel"), timeout=10)
     fresh_emulator.hold_pipeline(False)
     deadline = time.monotonic() + 10
     while requests.get(site + "/", timeout=10).text != "<p>second</p>":
         assert time.monotonic() < deadline, "the canceled deployment never went live"
         time.sleep(0.05)
     time.sleep(0.2)
-    assert api.status(created["id"])["status"] == "CANCELED"
+    assert api.status(dep_id)["status"] == "CANCELED"
 
 
 def test_second_start_while_uploading_launches_a_second_pipeline(fresh_emulator: Emulator) -> None:
