@@ -43,3 +43,11 @@ def emulator_factory(tmp_path: Path) -> Iterator[EmulatorFactory]:
     yield make
     for emu in started:
         emu.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty GITHUB_WORKSPACE for one test."""
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path

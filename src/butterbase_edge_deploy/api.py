@@ -128,7 +128,7 @@ class ButterbaseClient:
 
     def create_prebuilt(self, framework: str) -> Upload:
         body = self._json("POST", self._app_path("deployments"), "create the deployment",
-                          body={"framework": framework}, expect=(200, 201))
+                          body={"framework": framework})
         return Upload(
             deployment_id=_field(body, "id", "create the deployment"),
             upload_url=_field(body, "uploadUrl", "create the deployment"),
@@ -152,7 +152,7 @@ class ButterbaseClient:
 
     def create_from_source(self, framework: str) -> Upload:
         body = self._json("POST", self._app_path("deployments/from-source"), "create the deployment",
-                          body={"framework": framework}, expect=(200, 201))
+                          body={"framework": framework})
         return Upload(
             deployment_id=_field(body, "deployment_id", "create the deployment"),
             upload_url=_field(body, "upload_url", "create the deployment"),
@@ -166,7 +166,6 @@ class ButterbaseClient:
             "POST", self._app_path(f"deployments/from-source/{deployment_id}/start"), "start the build",
             body={"buildCommand": build_command, "outputDir": output_dir, "packageManager": package_manager,
                   "lockfileHash": lockfile_hash, "userEnv": user_env},
-            expect=(200, 202),
         )
         return BuildStarted(
             build_id=body.get("build_id"),
@@ -223,13 +222,12 @@ class ButterbaseClient:
             raise _unexpected("follow the build", f"the server pointed at another host ({_origin(url)})")
 
     def _json(self, method: str, url: str, action: str, *, body: dict[str, Any] | None = None,
-              expect: tuple[int, ...] = (200,), timeout: tuple[float, float] = _JSON_TIMEOUT) -> dict[str, Any]:
+              timeout: tuple[float, float] = _JSON_TIMEOUT) -> dict[str, Any]:
         response = self._send(method, url, action, json_body=body, timeout=timeout)
-        if response.status_code not in expect:
-            if 200 <= response.status_code < 300 and response.status_code != 204:
-                pass  # another 2xx: accept it if the body is what we need
-            else:
-                raise _error_from(response, action, self.app_id)
+        # Any 2xx with the body we need will do (create answers 200 or 201 depending on the flow);
+        # a 204 is the Fly-Replay answer, which carries nothing.
+        if not 200 <= response.status_code < 300 or response.status_code == 204:
+            raise _error_from(response, action, self.app_id)
         try:
             parsed = response.json()
         except ValueError:

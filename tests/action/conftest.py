@@ -8,13 +8,6 @@ from action_runner import ActionRun, run_action
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "workspace"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def act(emulator, workspace: Path, tmp_path: Path) -> Callable[..., ActionRun]:
     """Run the action against the shared emulator with its key and app, plus the given inputs."""
     emulator.reset()

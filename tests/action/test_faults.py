@@ -98,7 +98,7 @@ def test_html_or_empty_bodies_where_json_is_expected(act, emulator, workspace: P
     assert fragment in _errors(run)[0]
 
 
-def test_html_body_on_start_still_follows_the_deploy(act, emulator, workspace: Path) -> None:
+def test_odd_2xx_body_on_start_is_never_repeated(act, emulator, workspace: Path) -> None:
     make_prebuilt(workspace)
     emulator.add_fault(method="POST", path=r"/start$", status=200, body="<html>ok</html>", content_type="text/html",
                        times=1)

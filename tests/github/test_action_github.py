@@ -31,13 +31,6 @@ FAILING_BUILD = "console.log('compiling'); console.error('Type error: boom'); pr
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "workspace"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def github_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Variables added to the action's environment after action_env has built it."""
     extra: dict[str, str] = {}
